@@ -1,0 +1,270 @@
+"""Settings: one TOML file plus environment overrides, validated before anything starts.
+
+Key references: a key is written inline, as "env:NAME" (read from the environment) or as
+"file:/path" (read from a file, surrounding white space stripped). Messages never show a key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow.experimental.context import Context
+
+from receiver.secret import Secret
+from receiver.signature import SignType, TimeWindow
+
+CONFIG_ENV = "RECEIVER_CONFIG"
+DEFAULT_PATH = "/callbacks/huawei-live"
+_KEY_FORM = re.compile(r"[A-Za-z0-9]{32,}")
+
+# Environment variable -> (section, option, type): applied over the file before validation.
+ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
+    "RECEIVER_REDIS_URL": ("redis", "url", str),
+    "RECEIVER_REDIS_NAMESPACE": ("redis", "namespace", str),
+    "RECEIVER_LEEWAY_SECONDS": ("signature", "leeway_seconds", int),
+    "RECEIVER_MAX_VALIDITY_SECONDS": ("signature", "max_validity_seconds", int),
+    "RECEIVER_MAX_BODY_BYTES": ("http", "max_body_bytes", int),
+}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names every problem found."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackConfig:
+    """How callbacks of one (publish_domain, app) are signed; app may be "*"."""
+
+    publish_domain: str
+    app: str
+    sign_type: SignType
+    keys: tuple[Secret, ...]
+    events: frozenset[str] | None = None
+
+    @property
+    def label(self) -> str:
+        """The config's name in messages and logs."""
+        return f"{self.publish_domain}/{self.app}"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """Where callbacks arrive and how large they may be."""
+
+    paths: tuple[str, ...] = (DEFAULT_PATH,)
+    max_body_bytes: int = 64 * 1024
+    max_depth: int = 32
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """The Redis that holds replay claims and the event stream."""
+
+    url: str | None = None
+    namespace: str = "hwlive"
+    socket_timeout_seconds: float = 1.0
+    connect_timeout_seconds: float = 0.5
+    retry_after_seconds: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the receiver is configured with."""
+
+    callbacks: tuple[CallbackConfig, ...]
+    http: HttpSettings = field(default_factory=HttpSettings)
+    window: TimeWindow = field(default_factory=lambda: TimeWindow(300, 86_400))
+    redis: RedisSettings = field(default_factory=RedisSettings)
+
+
+def _resolve_key(reference: str, environ: Mapping[str, str]) -> str:
+    if reference.startswith("env:"):
+        name = reference[4:]
+        if name not in environ:
+            raise ValidationError(f"environment variable {name} is not set")
+        return environ[name].strip()
+    if reference.startswith("file:"):
+        path = Path(reference[5:])
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValidationError(
+                f"key file {path} cannot be read ({type(exc).__name__})"
+            ) from None
+    return reference
+
+
+class _CallbackSchema(Schema):
+    publish_domain = fields.String(required=True, validate=validate.Length(min=1, max=253))
+    app = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    sign_type = fields.Enum(SignType, by_value=True, load_default=SignType.HMACSHA256)
+    keys = fields.List(fields.String(), load_default=list)
+    events = fields.List(fields.String(validate=validate.Length(min=1)), load_default=None)
+
+    @post_load
+    def _build(self, data: dict[str, Any], **_: Any) -> CallbackConfig:
+        environ: Mapping[str, str] = Context.get()
+        sign_type: SignType = data["sign_type"]
+        label = f"{data['publish_domain']}/{data['app']}"
+        if sign_type is SignType.NONE and data["keys"]:
+            raise ValidationError(f"{label}: sign_type NONE takes no keys", "keys")
+        if sign_type is not SignType.NONE and not data["keys"]:
+            raise ValidationError(
+                f'{label}: at least one key is required (set sign_type = "NONE" to accept '
+                "unsigned callbacks)",
+                "keys",
+            )
+        keys = []
+        for number, reference in enumerate(data["keys"], start=1):
+            try:
+                key = _resolve_key(reference, environ)
+            except ValidationError as exc:
+                raise ValidationError(f"{label}: key {number}: {exc.messages[0]}", "keys") from None
+            if not _KEY_FORM.fullmatch(key):
+                raise ValidationError(
+                    f"{label}: key {number} must be at least 32 letters or digits "
+                    f"(it has {len(key)} characters)",
+                    "keys",
+                )
+            keys.append(Secret(key))
+        events = data["events"]
+        return CallbackConfig(
+            publish_domain=data["publish_domain"].lower(),
+            app=data["app"],
+            sign_type=sign_type,
+            keys=tuple(keys),
+            events=frozenset(events) if events is not None else None,
+        )
+
+
+class _HttpSchema(Schema):
+    paths = fields.List(
+        fields.String(validate=validate.Regexp(r"^/[^\s?#]*$", error="must start with /")),
+        load_default=lambda: [DEFAULT_PATH],
+        validate=validate.Length(min=1),
+    )
+    max_body_bytes = fields.Integer(load_default=64 * 1024, validate=validate.Range(1024, 16 << 20))
+    max_depth = fields.Integer(load_default=32, validate=validate.Range(2, 256))
+
+    @post_load
+    def _build(self, data: dict[str, Any], **_: Any) -> HttpSettings:
+        if len(set(data["paths"])) != len(data["paths"]):
+            raise ValidationError("a path is listed twice", "paths")
+        return HttpSettings(tuple(data["paths"]), data["max_body_bytes"], data["max_depth"])
+
+
+class _SignatureSchema(Schema):
+    leeway_seconds = fields.Integer(load_default=300, validate=validate.Range(0, 3600))
+    max_validity_seconds = fields.Integer(
+        load_default=86_400, validate=validate.Range(60, 30 * 86_400)
+    )
+
+    @post_load
+    def _build(self, data: dict[str, Any], **_: Any) -> TimeWindow:
+        return TimeWindow(data["leeway_seconds"], data["max_validity_seconds"])
+
+
+class _RedisSchema(Schema):
+    url = fields.String(
+        load_default=None,
+        validate=validate.Regexp(
+            r"^(redis|rediss|unix)://", error="must be a redis://, rediss:// or unix:// URL"
+        ),
+    )
+    namespace = fields.String(
+        load_default="hwlive", validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}$")
+    )
+    socket_timeout_seconds = fields.Float(load_default=1.0, validate=validate.Range(0.01, 30))
+    connect_timeout_seconds = fields.Float(load_default=0.5, validate=validate.Range(0.01, 30))
+    retry_after_seconds = fields.Integer(load_default=5, validate=validate.Range(1, 3600))
+
+    @post_load
+    def _build(self, data: dict[str, Any], **_: Any) -> RedisSettings:
+        return RedisSettings(**data)
+
+
+class _SettingsSchema(Schema):
+    callbacks = fields.List(fields.Nested(_CallbackSchema), required=True)
+    http = fields.Nested(_HttpSchema, load_default=lambda: HttpSettings())
+    signature = fields.Nested(_SignatureSchema, load_default=lambda: TimeWindow(300, 86_400))
+    redis = fields.Nested(_RedisSchema, load_default=lambda: RedisSettings())
+
+    @validates_schema(skip_on_field_errors=True)
+    def _unique_configs(self, data: dict[str, Any], **_: Any) -> None:
+        seen: set[tuple[str, str]] = set()
+        for config in data["callbacks"]:
+            identity = (config.publish_domain, config.app)
+            if identity in seen:
+                raise ValidationError(f"{config.label} is configured twice", "callbacks")
+            seen.add(identity)
+
+    @post_load
+    def _build(self, data: dict[str, Any], **_: Any) -> Settings:
+        return Settings(
+            callbacks=tuple(data["callbacks"]),
+            http=data["http"],
+            window=data["signature"],
+            redis=data["redis"],
+        )
+
+
+def _flatten(messages: object, prefix: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        out: list[str] = []
+        for name, inner in messages.items():
+            where = f"{prefix}[{name}]" if isinstance(name, int) else f"{prefix}.{name}".lstrip(".")
+            out.extend(_flatten(inner, where))
+        return out
+    if isinstance(messages, list):
+        return [line for item in messages for line in _flatten(item, prefix)]
+    return [f"{prefix}: {messages}" if prefix else str(messages)]
+
+
+def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    merged = {
+        name: dict(value) if isinstance(value, dict) else value for name, value in raw.items()
+    }
+    for variable, (section, option, kind) in ENV_OVERRIDES.items():
+        if variable not in environ:
+            continue
+        try:
+            value = kind(environ[variable])
+        except ValueError:
+            raise ConfigError(f"{variable} must be {kind.__name__}") from None
+        target = merged.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"[{section}] must be a table")
+        target[option] = value
+    return merged
+
+
+def parse_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
+    """Validate a parsed configuration document, applying environment overrides."""
+    merged = _apply_overrides(dict(raw), environ)
+    try:
+        with Context(environ):
+            return _SettingsSchema().load(merged)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_flatten(exc.messages))) from None
+
+
+def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Settings:
+    """Read and validate the TOML file at path (or named by RECEIVER_CONFIG)."""
+    chosen = path or environ.get(CONFIG_ENV)
+    if not chosen:
+        raise ConfigError(f"no configuration file: pass --config or set {CONFIG_ENV}")
+    try:
+        with open(chosen, "rb") as handle:
+            raw = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {chosen}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{chosen} is not valid TOML: {exc}") from None
+    return parse_settings(raw, environ)

@@ -1,0 +1,108 @@
+"""The HTTP face of the receiver: translates requests to intake calls and errors to JSON."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from receiver.bootstrap import Services, build_services
+from receiver.config import Settings, load_settings
+from receiver.errors import ReceiverError, Unavailable
+from receiver.store import Outcome, Receipt
+
+EXTENSION = "receiver"
+log = logging.getLogger(__name__)
+_MESSAGES = {
+    Outcome.ACCEPTED: "accepted",
+    Outcome.DUPLICATE: "duplicate delivery: already accepted, not stored again",
+    Outcome.IGNORED: "ignored: this event type is not subscribed",
+}
+
+
+def _services() -> Services:
+    return current_app.extensions[EXTENSION]
+
+
+def receive_callback() -> tuple[Response, int]:
+    """POST a Huawei Live recording callback."""
+    receipt = _services().intake.receive(request.get_data(cache=False))
+    return jsonify(_receipt_body(receipt)), 200
+
+
+def _receipt_body(receipt: Receipt) -> dict[str, object]:
+    body: dict[str, object] = {
+        "status": 0,
+        "message": _MESSAGES[receipt.outcome],
+        "outcome": receipt.outcome.value,
+        "event_id": receipt.event_id,
+    }
+    if receipt.stream_id is not None:
+        body["stream_id"] = receipt.stream_id
+    if receipt.outcome is Outcome.DUPLICATE:
+        body["duplicate"] = True
+    return body
+
+
+def healthz() -> tuple[Response, int]:
+    """The process is alive."""
+    return jsonify(status="ok"), 200
+
+
+def readyz() -> tuple[Response, int]:
+    """Redis answers, so callbacks can be stored."""
+    _services().store.ping()
+    return jsonify(status="ready"), 200
+
+
+def _error_answer(error: ReceiverError) -> tuple[Response, int]:
+    response = jsonify(error.as_body())
+    if isinstance(error, Unavailable):
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+        log.warning("callback not stored: %s", error.message)
+    else:
+        log.info("callback rejected: %s (%s)", error.code, error.message)
+    return response, error.status
+
+
+def _http_error_answer(error: HTTPException) -> tuple[Response, int]:
+    status = error.code or 500
+    code = (error.name or "error").lower().replace(" ", "_")
+    if status == 413:
+        code = "payload_too_large"
+    response = jsonify(status=1, message=error.description or error.name, error=code)
+    if status == 405 and error.get_response().headers.get("Allow"):
+        response.headers["Allow"] = error.get_response().headers["Allow"]
+    return response, status
+
+
+def _unexpected_answer(error: Exception) -> tuple[Response, int]:
+    log.exception("unexpected error while handling %s %s", request.method, request.path)
+    return jsonify(status=1, message="internal error", error="internal_error"), 500
+
+
+def _blueprint(paths: tuple[str, ...]) -> Blueprint:
+    blueprint = Blueprint("receiver", __name__)
+    for number, path in enumerate(paths):
+        blueprint.add_url_rule(path, f"callback_{number}", receive_callback, methods=["POST"])
+    blueprint.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
+    blueprint.add_url_rule("/readyz", "readyz", readyz, methods=["GET"])
+    return blueprint
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
+    """Build the Flask app; settings come from RECEIVER_CONFIG when not given."""
+    if services is None:
+        settings = settings or load_settings(None, os.environ)
+        services = build_services(settings)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = services.settings.http.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = services
+    app.register_blueprint(_blueprint(services.settings.http.paths))
+    app.register_error_handler(ReceiverError, _error_answer)
+    app.register_error_handler(HTTPException, _http_error_answer)
+    app.register_error_handler(Exception, _unexpected_answer)
+    return app
