@@ -126,8 +126,9 @@ class Verifier:
         if self.sign_type is SignType.NONE:
             expires_at = int(now) + self._window.max_validity_seconds
             return Verification(self.sign_type, expires_at, "", None)
-        if payload.get("auth_timestamp") is None:
-            raise SignatureRejected("auth_timestamp is missing", code="missing_signature")
+        for name in ("auth_sign", "auth_timestamp"):
+            if payload.get(name) in (None, ""):
+                raise SignatureRejected(f"{name} is missing", code="missing_signature", field=name)
         expires_at, timestamp_text = parse_timestamp(payload["auth_timestamp"])
         self._window.check(expires_at, now)
         received = self._received_signature(payload)
@@ -139,8 +140,6 @@ class Verifier:
 
     def _received_signature(self, payload: Mapping[str, object]) -> str:
         value = payload.get("auth_sign")
-        if value is None or value == "":
-            raise SignatureRejected("auth_sign is missing", code="missing_signature")
         length = 32 if self.sign_type is SignType.MD5 else 64
         if not isinstance(value, str) or not _HEX[length].fullmatch(value):
             raise SignatureRejected(

@@ -6,11 +6,11 @@ import hashlib
 import hmac
 
 import pytest
+from support import KEY_LIVE, KEY_LIVE_OLD, KEY_MD5, KEY_UNKNOWN, NOW, load_payload, signed
 
 from receiver.errors import BadRequest, SignatureRejected
 from receiver.secret import Secret
 from receiver.signature import SignType, TimeWindow, Verifier, parse_timestamp, sign
-from support import KEY_LIVE, KEY_LIVE_OLD, KEY_MD5, KEY_UNKNOWN, NOW, load_payload, signed
 
 WINDOW = TimeWindow(leeway_seconds=60, max_validity_seconds=3600)
 SEED_003 = load_payload("seed_003_record_file_complete")
