@@ -9,11 +9,16 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from receiver.backoff import Backoff
 from receiver.callbacks import CallbackRegistry
-from receiver.config import RedisSettings, Settings
+from receiver.config import HandlerConfig, HandlerKind, RedisSettings, Settings
+from receiver.forwarding import HttpHandler
+from receiver.handlers import Handler, HandlerTable, PythonHandler, StreamHandler, import_target
 from receiver.intake import Clock, Intake
 from receiver.keys import Keys
+from receiver.queue import DeliveryQueue
 from receiver.store import EventStore
+from receiver.worker import Worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +32,13 @@ class Services:
     intake: Intake
 
 
-def connect_redis(settings: RedisSettings) -> redis.Redis:
+def connect_redis(settings: RedisSettings, *, socket_timeout: float | None = None) -> redis.Redis:
     """A client with short, explicit timeouts, so a hung Redis cannot hold a worker."""
     if settings.url is None:
         raise ValueError("no Redis URL configured")
     return redis.Redis.from_url(
         settings.url,
-        socket_timeout=settings.socket_timeout_seconds,
+        socket_timeout=socket_timeout or settings.socket_timeout_seconds,
         socket_connect_timeout=settings.connect_timeout_seconds,
         # One immediate retry on a fresh connection survives a Redis restart; more would
         # hold the request past its budget.
@@ -57,3 +62,44 @@ def build_services(
         clock=clock,
     )
     return Services(settings, client, keys, store, intake)
+
+
+def build_handler(config: HandlerConfig, client: redis.Redis, concurrency: int) -> Handler:
+    """The handler a configuration describes."""
+    if config.kind is HandlerKind.HTTP:
+        return HttpHandler.from_config(config, maxsize=concurrency)
+    if config.kind is HandlerKind.PYTHON:
+        return PythonHandler(config.name, import_target(str(config.target)))
+    return StreamHandler(config.name, client, str(config.stream))
+
+
+def build_worker(
+    settings: Settings,
+    *,
+    client: redis.Redis | None = None,
+    clock: Clock = time.time,
+    backoff: Backoff | None = None,
+    consumer: str | None = None,
+) -> Worker:
+    """Wire a delivery worker; its client waits longer than the web's, to block on the stream."""
+    if client is None:
+        client = connect_redis(
+            settings.redis, socket_timeout=max(5.0, settings.redis.socket_timeout_seconds)
+        )
+    delivery = settings.delivery
+    table = HandlerTable(
+        [
+            (config, build_handler(config, client, delivery.concurrency))
+            for config in settings.handlers
+        ]
+    )
+    worker = Worker(
+        queue=DeliveryQueue(client, Keys(settings.redis.namespace), delivery.group),
+        table=table,
+        settings=delivery,
+        backoff=backoff or Backoff(delivery.backoff_base_seconds, delivery.backoff_max_seconds),
+        clock=clock,
+    )
+    if consumer:
+        worker.consumer = consumer
+    return worker

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,11 +16,15 @@ from typing import Any
 import click
 import redis
 
-from receiver.bootstrap import connect_redis
+from receiver.bootstrap import build_worker, connect_redis
 from receiver.config import CONFIG_ENV, ConfigError, Settings, load_settings
+from receiver.keys import Keys
+from receiver.queue import DeadLetter, DeliveryQueue
 
+EXIT_USAGE = 1
 EXIT_CONFIG = 2
 EXIT_REDIS = 3
+EXIT_NOT_FOUND = 4
 
 
 class Failure(click.ClickException):
@@ -113,6 +120,7 @@ def serve(config: str | None, bind: str, workers: int, threads: int, data_dir: P
         url = server.start()
         click.echo(f"embedded redis-server at {url}, data in {data_dir}", err=True)
         settings = dataclasses.replace(settings, redis=dataclasses.replace(settings.redis, url=url))
+    worker = _start_worker(config, settings.redis.url)
     options = {
         "bind": bind,
         "workers": workers,
@@ -124,8 +132,153 @@ def serve(config: str | None, bind: str, workers: int, threads: int, data_dir: P
     try:
         _run_gunicorn(lambda: create_app(settings), options)
     finally:
+        _stop_process(worker)
         if server is not None:
             server.stop()
+
+
+def _start_worker(config: str | None, redis_url: str | None) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "receiver", "worker"]
+    if config:
+        command += ["--config", config]
+    return subprocess.Popen(command, env={**os.environ, "RECEIVER_REDIS_URL": str(redis_url)})
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@main.command()
+@config_option
+@click.option(
+    "--burst", is_flag=True, help="Exit once no delivery is left (for tests and scripts)."
+)
+def worker(config: str | None, burst: bool) -> None:
+    """Deliver accepted events to the configured handlers (several may run at once)."""
+    settings = _load(config)
+    if settings.redis.url is None:
+        raise Failure("configuration error: the worker needs [redis] url", EXIT_CONFIG)
+    if not settings.handlers:
+        click.echo(
+            "no [[handlers]] configured: events are acknowledged and kept in the stream", err=True
+        )
+    delivery_worker = build_worker(settings)
+    delivery_worker.install_signal_handlers()
+    delivery_worker.run(burst=burst)
+
+
+@main.group("dead-letters")
+def dead_letters() -> None:
+    """Inspect, replay and purge deliveries that failed for good."""
+
+
+def _queue(config: str | None) -> DeliveryQueue:
+    settings = _load(config)
+    if settings.redis.url is None:
+        raise Failure("configuration error: this command needs [redis] url", EXIT_CONFIG)
+    client = connect_redis(settings.redis)
+    return DeliveryQueue(client, Keys(settings.redis.namespace), settings.delivery.group)
+
+
+def _select(
+    queue: DeliveryQueue, ids: tuple[str, ...], every: bool, handler: str | None, kind: str | None
+) -> list[DeadLetter]:
+    if not ids and not every:
+        raise Failure("name dead letters by id, or pass --all (optionally filtered)", EXIT_USAGE)
+    if ids:
+        letters = [queue.dead_letter(dead_id) for dead_id in ids]
+        missing = [dead_id for dead_id, letter in zip(ids, letters, strict=True) if letter is None]
+        if missing:
+            raise Failure(f"no dead letter {', '.join(missing)}", EXIT_NOT_FOUND)
+        found = [letter for letter in letters if letter is not None]
+    else:
+        found = _all_dead(queue)
+    return [
+        letter
+        for letter in found
+        if (handler is None or letter.handler == handler)
+        and (kind is None or letter.event.get("type") == kind)
+    ]
+
+
+def _all_dead(queue: DeliveryQueue) -> list[DeadLetter]:
+    letters: list[DeadLetter] = []
+    start = "-"
+    while True:
+        page = queue.dead_letters(500, start)
+        letters += page
+        if len(page) < 500:
+            return letters
+        start = "(" + page[-1].dead_id
+
+
+def _filters(function: Callable[..., Any]) -> Callable[..., Any]:
+    function = click.option("--type", "kind", help="Only dead letters of this event type.")(
+        function
+    )
+    function = click.option("--handler", help="Only dead letters of this handler.")(function)
+    function = click.option("--all", "every", is_flag=True, help="Every dead letter.")(function)
+    return click.argument("ids", nargs=-1)(function)
+
+
+@dead_letters.command("list")
+@config_option
+@click.option("--handler", help="Only dead letters of this handler.")
+@click.option("--type", "kind", help="Only dead letters of this event type.")
+def list_dead(config: str | None, handler: str | None, kind: str | None) -> None:
+    """List dead letters, oldest first."""
+    queue = _queue(config)
+    letters = _select(queue, (), True, handler, kind)
+    for letter in letters:
+        click.echo(
+            f"{letter.dead_id}  {letter.handler}  {letter.event.get('type')}  "
+            f"attempts={letter.attempts}  {letter.last_error[:100]}"
+        )
+    click.echo(f"{len(letters)} dead letter(s)", err=True)
+
+
+@dead_letters.command("show")
+@config_option
+@click.argument("dead_id")
+def show_dead(config: str | None, dead_id: str) -> None:
+    """Show one dead letter with its event."""
+    letter = _queue(config).dead_letter(dead_id)
+    if letter is None:
+        raise Failure(f"no dead letter {dead_id}", EXIT_NOT_FOUND)
+    click.echo(json.dumps(dataclasses.asdict(letter), ensure_ascii=False, indent=2))
+
+
+@dead_letters.command("replay")
+@config_option
+@_filters
+def replay_dead(
+    config: str | None, ids: tuple[str, ...], every: bool, handler: str | None, kind: str | None
+) -> None:
+    """Deliver dead letters again (by id, or --all with optional filters)."""
+    queue = _queue(config)
+    now_ms = int(time.time() * 1000)
+    letters = _select(queue, ids, every, handler, kind)
+    for letter in letters:
+        queue.replay(letter, now_ms)
+    click.echo(f"replaying {len(letters)} dead letter(s)")
+
+
+@dead_letters.command("purge")
+@config_option
+@_filters
+def purge_dead(
+    config: str | None, ids: tuple[str, ...], every: bool, handler: str | None, kind: str | None
+) -> None:
+    """Delete dead letters for good (by id, or --all with optional filters)."""
+    queue = _queue(config)
+    letters = _select(queue, ids, every, handler, kind)
+    click.echo(f"purged {queue.purge([letter.dead_id for letter in letters])} dead letter(s)")
 
 
 if __name__ == "__main__":

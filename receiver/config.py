@@ -11,12 +11,14 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 from marshmallow.experimental.context import Context
 
+from receiver.destinations import destination_problem, secret_problem
 from receiver.secret import Secret
 from receiver.signature import SignType, TimeWindow
 
@@ -74,6 +76,55 @@ class RedisSettings:
     retry_after_seconds: int = 5
 
 
+class HandlerKind(StrEnum):
+    """Where a handler delivers events."""
+
+    HTTP = "http"
+    PYTHON = "python"
+    STREAM = "stream"
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerConfig:
+    """One downstream handler and the events routed to it."""
+
+    name: str
+    kind: HandlerKind
+    events: frozenset[str] | None = None
+    publish_domain: str | None = None
+    app: str | None = None
+    url: str | None = None
+    secret: Secret | None = None
+    target: str | None = None
+    stream: str | None = None
+    connect_timeout_seconds: float = 3.0
+    timeout_seconds: float = 10.0
+    max_response_bytes: int = 64 * 1024
+    allow_link_local: bool = False
+
+    def wants(self, event: Mapping[str, Any]) -> bool:
+        """Whether this handler is routed the event."""
+        return (
+            (self.events is None or event.get("type") in self.events)
+            and (self.publish_domain is None or event.get("publish_domain") == self.publish_domain)
+            and (self.app is None or event.get("app") == self.app)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """How the worker delivers events: retries, leases, retention, concurrency."""
+
+    group: str = "delivery"
+    max_attempts: int = 10
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 600.0
+    lease_seconds: float = 60.0
+    claim_idle_seconds: float = 60.0
+    retention_seconds: int = 7 * 86_400
+    concurrency: int = 8
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the receiver is configured with."""
@@ -82,9 +133,11 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     window: TimeWindow = field(default_factory=lambda: TimeWindow(300, 86_400))
     redis: RedisSettings = field(default_factory=RedisSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    handlers: tuple[HandlerConfig, ...] = ()
 
 
-def _resolve_key(reference: str, environ: Mapping[str, str]) -> str:
+def resolve_reference(reference: str, environ: Mapping[str, str]) -> str:
     if reference.startswith("env:"):
         name = reference[4:]
         if name not in environ:
@@ -124,7 +177,7 @@ class _CallbackSchema(Schema):
         keys = []
         for number, reference in enumerate(data["keys"], start=1):
             try:
-                key = _resolve_key(reference, environ)
+                key = resolve_reference(reference, environ)
             except ValidationError as exc:
                 raise ValidationError(f"{label}: key {number}: {exc.messages[0]}", "keys") from None
             if not _KEY_FORM.fullmatch(key):
@@ -190,11 +243,94 @@ class _RedisSchema(Schema):
         return RedisSettings(**data)
 
 
+class _DeliverySchema(Schema):
+    group = fields.String(
+        load_default="delivery", validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$")
+    )
+    max_attempts = fields.Integer(load_default=10, validate=validate.Range(1, 100))
+    backoff_base_seconds = fields.Float(load_default=1.0, validate=validate.Range(0.001, 3600))
+    backoff_max_seconds = fields.Float(load_default=600.0, validate=validate.Range(0.001, 86_400))
+    lease_seconds = fields.Float(load_default=60.0, validate=validate.Range(1, 3600))
+    claim_idle_seconds = fields.Float(load_default=60.0, validate=validate.Range(1, 86_400))
+    retention_seconds = fields.Integer(load_default=7 * 86_400, validate=validate.Range(0, 10**8))
+    concurrency = fields.Integer(load_default=8, validate=validate.Range(1, 256))
+
+    @post_load
+    def _build(self, data: dict[str, Any], **_: Any) -> DeliverySettings:
+        return DeliverySettings(**data)
+
+
+class _HandlerSchema(Schema):
+    name = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$"))
+    kind = fields.Enum(HandlerKind, by_value=True, required=True)
+    events = fields.List(fields.String(validate=validate.Length(min=1)), load_default=None)
+    publish_domain = fields.String(load_default=None)
+    app = fields.String(load_default=None)
+    url = fields.String(load_default=None)
+    secret = fields.String(load_default=None)
+    target = fields.String(
+        load_default=None,
+        validate=validate.Regexp(
+            r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", error="must be module:function"
+        ),
+    )
+    stream = fields.String(load_default=None, validate=validate.Length(min=1, max=256))
+    connect_timeout_seconds = fields.Float(load_default=3.0, validate=validate.Range(0.01, 60))
+    timeout_seconds = fields.Float(load_default=10.0, validate=validate.Range(0.01, 300))
+    max_response_bytes = fields.Integer(
+        load_default=64 * 1024, validate=validate.Range(0, 16 << 20)
+    )
+    allow_link_local = fields.Boolean(load_default=False)
+
+    @post_load
+    def _build(self, data: dict[str, Any], **_: Any) -> HandlerConfig:
+        kind: HandlerKind = data["kind"]
+        required = {
+            HandlerKind.HTTP: ("url", "secret"),
+            HandlerKind.PYTHON: ("target",),
+            HandlerKind.STREAM: ("stream",),
+        }[kind]
+        for option in required:
+            if data[option] is None:
+                raise ValidationError(
+                    f"{data['name']}: a {kind.value} handler needs {option}", option
+                )
+        secret = None
+        if data["secret"] is not None:
+            try:
+                secret = Secret(resolve_reference(data["secret"], Context.get()))
+            except ValidationError as exc:
+                raise ValidationError(
+                    f"{data['name']}: secret: {exc.messages[0]}", "secret"
+                ) from None
+        events = data["events"]
+        config = HandlerConfig(
+            **{
+                **data,
+                "secret": secret,
+                "events": None if events is None or "*" in events else frozenset(events),
+                "publish_domain": data["publish_domain"].lower()
+                if data["publish_domain"]
+                else None,
+            }
+        )
+        problem = None
+        if config.url is not None:
+            problem = destination_problem(config.url, allow_link_local=config.allow_link_local)
+        if problem is None and secret is not None:
+            problem = secret_problem(secret.reveal())
+        if problem:
+            raise ValidationError(f"{config.name}: {problem}", "url" if config.url else "secret")
+        return config
+
+
 class _SettingsSchema(Schema):
     callbacks = fields.List(fields.Nested(_CallbackSchema), required=True)
     http = fields.Nested(_HttpSchema, load_default=lambda: HttpSettings())
     signature = fields.Nested(_SignatureSchema, load_default=lambda: TimeWindow(300, 86_400))
     redis = fields.Nested(_RedisSchema, load_default=lambda: RedisSettings())
+    delivery = fields.Nested(_DeliverySchema, load_default=lambda: DeliverySettings())
+    handlers = fields.List(fields.Nested(_HandlerSchema), load_default=list)
 
     @validates_schema(skip_on_field_errors=True)
     def _unique_configs(self, data: dict[str, Any], **_: Any) -> None:
@@ -204,6 +340,9 @@ class _SettingsSchema(Schema):
             if identity in seen:
                 raise ValidationError(f"{config.label} is configured twice", "callbacks")
             seen.add(identity)
+        names = [handler.name for handler in data["handlers"]]
+        if len(names) != len(set(names)):
+            raise ValidationError("two handlers share a name", "handlers")
 
     @post_load
     def _build(self, data: dict[str, Any], **_: Any) -> Settings:
@@ -212,6 +351,8 @@ class _SettingsSchema(Schema):
             http=data["http"],
             window=data["signature"],
             redis=data["redis"],
+            delivery=data["delivery"],
+            handlers=tuple(data["handlers"]),
         )
 
 

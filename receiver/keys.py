@@ -28,3 +28,26 @@ class Keys:
     def claim(self, identity: str) -> str:
         """The replay claim of one delivery; its value is the event's stream entry id."""
         return f"{self.tag}:claim:{identity}"
+
+    @property
+    def deliveries(self) -> str:
+        """Sorted set of pending deliveries, scored by when each is next due (ms)."""
+        return f"{self.tag}:deliveries"
+
+    @property
+    def delivery_prefix(self) -> str:
+        """Prefix of the hash holding one delivery's event and attempt count."""
+        return f"{self.tag}:delivery:"
+
+    def delivery(self, delivery_id: str) -> str:
+        """The hash of one delivery ("<entry id>/<handler>")."""
+        return self.delivery_prefix + delivery_id
+
+    def fanned(self, entry_id: str) -> str:
+        """Marks an events entry whose deliveries were created, so it is never fanned out twice."""
+        return f"{self.tag}:fanned:{entry_id}"
+
+    @property
+    def dead(self) -> str:
+        """The dead-letter stream: deliveries that failed for good, with their last error."""
+        return f"{self.tag}:dead"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from pathlib import Path
@@ -18,6 +19,7 @@ KEY_LIVE = "LiveAppKeyNew0123456789abcdefghijklmnopqr"
 KEY_LIVE_OLD = "LiveAppKeyOld0123456789abcdefghijklmnopqr"
 KEY_MD5 = "Md5ModeKey0123456789abcdefghijklmnopqrstuv"
 KEY_UNKNOWN = "NobodyKnowsThisKey0123456789abcdefghijklm"
+FORWARD_SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 
 CONFIG: dict[str, Any] = {
     "http": {"paths": ["/callbacks/huawei-live", "/openapi/v1/ivmAlarm/Live/vodCallBack"]},
@@ -55,7 +57,10 @@ def settings_for(
     raw = copy.deepcopy(CONFIG)
     raw["redis"] = {"namespace": namespace, **({"url": redis_url} if redis_url else {})}
     for section, values in overrides.items():
-        raw.setdefault(section, {}).update(values)
+        if isinstance(values, list):
+            raw[section] = values
+        else:
+            raw.setdefault(section, {}).update(values)
     return parse_settings(raw, {})
 
 
@@ -77,6 +82,14 @@ def signed(
     out["auth_timestamp"] = text if timestamp_as_text else int(text)
     out["auth_sign"] = sign(SignType(sign_type), key, out, text)
     return out
+
+
+def key_for(payload: dict[str, Any]) -> str:
+    """The key of the test config that a payload's (publish_domain, app) resolves to."""
+    exact_live = (
+        payload.get("publish_domain") == "push.example.com" and payload.get("app") == "live"
+    )
+    return KEY_LIVE if exact_live else KEY_WILDCARD
 
 
 def body_of(payload: Any) -> bytes:

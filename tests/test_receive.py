@@ -13,6 +13,7 @@ from support import (
     KEY_WILDCARD,
     NOW,
     body_of,
+    key_for,
     load_payload,
     payload_names,
     signed,
@@ -24,14 +25,6 @@ SEED_003 = load_payload("seed_003_record_file_complete")
 
 def post(client, body, *, path=PATH, content_type="application/json"):
     return client.post(path, data=body, content_type=content_type)
-
-
-def key_for(payload):
-    return (
-        KEY_LIVE
-        if payload.get("app") == "live" and payload["publish_domain"] == "push.example.com"
-        else KEY_WILDCARD
-    )
 
 
 @pytest.mark.parametrize("name", payload_names())

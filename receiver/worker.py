@@ -1,0 +1,243 @@
+"""The delivery worker: fans events out to handlers and delivers them at least once.
+
+One loop: read new events entries through the consumer group and fan each out; now and then
+reclaim entries a dead consumer left unacknowledged and trim processed entries; lease due
+deliveries and run them on a thread pool while a heartbeat keeps their leases alive.
+
+SIGTERM or SIGINT: finish the deliveries in hand, give back the leased ones not started, exit
+(warm stop). A second signal exits at once (cold stop); its leases run out and other workers
+deliver them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import FrameType
+
+import redis
+
+from receiver.backoff import Backoff
+from receiver.config import DeliverySettings
+from receiver.handlers import HandlerTable, PermanentFailure
+from receiver.queue import DeliveryQueue, Entry, Lease
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], float]
+TRIM_EVERY_SECONDS = 60.0
+IDLE_BLOCK_MS = 500
+
+
+def default_consumer_name() -> str:
+    """A consumer name unique to this process."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class WorkerStats:
+    """What one worker did, for logs and tests."""
+
+    fanned_out: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    reclaimed: int = 0
+    deleted_while_pending: int = 0
+    trimmed: int = 0
+
+
+@dataclass
+class Worker:
+    """Delivers events from the queue to the handler table."""
+
+    queue: DeliveryQueue
+    table: HandlerTable
+    settings: DeliverySettings
+    backoff: Backoff
+    clock: Clock = time.time
+    consumer: str = field(default_factory=default_consumer_name)
+    stats: WorkerStats = field(default_factory=WorkerStats)
+
+    def __post_init__(self) -> None:
+        self._stopping = threading.Event()
+        self._finished = threading.Event()
+        self._in_flight: set[str] = set()
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._last_trim = 0.0
+        self._last_reclaim = 0.0
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # Lifecycle
+
+    def install_signal_handlers(self) -> None:
+        """Warm stop on the first SIGTERM/SIGINT, cold stop on the second."""
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, self._on_signal)
+
+    def _on_signal(self, number: int, _frame: FrameType | None) -> None:
+        if self._stopping.is_set():
+            log.warning("second signal: exiting at once; leased deliveries will be retried")
+            os._exit(128 + number)
+        log.info("signal %s: finishing deliveries in hand, then exiting", number)
+        self._stopping.set()
+
+    def stop(self) -> None:
+        """Ask the loop to finish what it holds and return."""
+        self._stopping.set()
+
+    def run(self, *, burst: bool = False) -> WorkerStats:
+        """Work until stopped (or, in burst mode, until no delivery is left)."""
+        self.queue.ensure_group()
+        self._finished.clear()
+        self._pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="deliver")
+        heartbeat = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
+        heartbeat.start()
+        log.info("worker %s started; handlers: %s", self.consumer, "; ".join(self.table.describe()))
+        try:
+            while not self._stopping.is_set():
+                try:
+                    busy = self.step()
+                    if burst and not busy and self._drained():
+                        break
+                    if not busy:
+                        self._idle()
+                except redis.RedisError as exc:
+                    log.warning("redis unavailable (%s); retrying in 1s", type(exc).__name__)
+                    self._stopping.wait(1.0)
+        finally:
+            self._stopping.set()
+            self._pool.shutdown(wait=True)
+            self._finished.set()
+            heartbeat.join()
+            self._stopping.clear()
+        log.info("worker %s stopped: %s", self.consumer, self.stats)
+        return self.stats
+
+    def _drained(self) -> bool:
+        return self.queue.pending_count() == 0 and not self.queue.read_new(self.consumer, 1, None)
+
+    def _idle(self) -> None:
+        next_due = self.queue.next_due_ms()
+        wait_ms = IDLE_BLOCK_MS if next_due is None else next_due - self._now_ms()
+        wait_ms = max(1, min(IDLE_BLOCK_MS, wait_ms))
+        self._fan_out(self.queue.read_new(self.consumer, 100, wait_ms))
+
+    # One round of work
+
+    def step(self) -> int:
+        """Do whatever is ready now; returns how much was done."""
+        done = self._fan_out(self.queue.read_new(self.consumer, 100, None))
+        now = self.clock()
+        if now - self._last_reclaim >= max(1.0, self.settings.claim_idle_seconds / 2):
+            self._last_reclaim = now
+            done += self._reclaim()
+        if now - self._last_trim >= TRIM_EVERY_SECONDS:
+            self._last_trim = now
+            self.stats.trimmed += self.queue.trim(
+                int((now - self.settings.retention_seconds) * 1000)
+            )
+        return done + self._deliver_due()
+
+    def _fan_out(self, entries: list[Entry]) -> int:
+        mark_ms = self.settings.retention_seconds * 1000
+        for entry in entries:
+            routed = self.table.routed(entry.event)
+            self.stats.fanned_out += self.queue.fan_out(entry, routed, self._now_ms(), mark_ms)
+        return len(entries)
+
+    def _reclaim(self) -> int:
+        idle_ms = int(self.settings.claim_idle_seconds * 1000)
+        entries, deleted = self.queue.reclaim(self.consumer, idle_ms, 100)
+        if entries or deleted:
+            log.warning(
+                "reclaimed %d entries of a dead consumer (%d deleted while pending)",
+                len(entries),
+                deleted,
+            )
+        self.stats.reclaimed += len(entries)
+        self.stats.deleted_while_pending += deleted
+        return self._fan_out(entries) + deleted
+
+    def _deliver_due(self) -> int:
+        lease_ms = int(self.settings.lease_seconds * 1000)
+        leases = self.queue.lease(self._now_ms(), lease_ms, self.settings.concurrency * 2)
+        if not leases:
+            return 0
+        with self._lock:
+            self._in_flight.update(lease.delivery_id for lease in leases)
+        pool = self._pool
+        if pool is None:
+            raise RuntimeError("deliveries run only inside Worker.run()")
+        list(pool.map(self._attempt_or_release, leases))
+        return len(leases)
+
+    def _attempt_or_release(self, lease: Lease) -> None:
+        try:
+            if self._stopping.is_set():
+                self.queue.release([lease.delivery_id], self._now_ms())
+            else:
+                self._attempt(lease)
+        except redis.RedisError as exc:
+            # The outcome could not be recorded; the lease runs out and the delivery is retried.
+            log.warning("could not record delivery %s: %s", lease.delivery_id, exc)
+        finally:
+            with self._lock:
+                self._in_flight.discard(lease.delivery_id)
+
+    def _attempt(self, lease: Lease) -> None:
+        handler = self.table.get(lease.handler)
+        if handler is None:
+            self._bury(lease, "handler is no longer configured")
+            return
+        try:
+            handler(lease.event)
+        except PermanentFailure as exc:
+            self._bury(lease, str(exc))
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if lease.attempt >= self.settings.max_attempts:
+                self._bury(lease, error)
+                return
+            delay = self.backoff.delay(lease.attempt, getattr(exc, "retry_after_seconds", None))
+            self.queue.retry(lease, self._now_ms() + int(delay * 1000), error)
+            self.stats.retried += 1
+            log.info(
+                "delivery %s attempt %d failed (%s); next in %.1fs",
+                lease.delivery_id,
+                lease.attempt,
+                error,
+                delay,
+            )
+        else:
+            self.queue.succeed(lease)
+            self.stats.delivered += 1
+
+    def _bury(self, lease: Lease, error: str) -> None:
+        self.queue.bury(lease, error, self._now_ms())
+        self.stats.dead += 1
+        log.warning(
+            "delivery %s dead-lettered after %d attempt(s): %s",
+            lease.delivery_id,
+            lease.attempt,
+            error,
+        )
+
+    def _heartbeat(self) -> None:
+        lease_ms = int(self.settings.lease_seconds * 1000)
+        while not self._finished.wait(self.settings.lease_seconds / 3):
+            with self._lock:
+                holding = list(self._in_flight)
+            try:
+                self.queue.extend(holding, self._now_ms() + lease_ms)
+            except redis.RedisError as exc:
+                log.warning("could not extend leases: %s", type(exc).__name__)
