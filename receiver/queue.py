@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from importlib import resources
 from typing import Any
 
@@ -57,6 +58,24 @@ class Lease:
     def entry_id(self) -> str:
         """The events entry it came from."""
         return self.delivery_id.rsplit("/", 1)[0]
+
+
+class OutcomeKind(StrEnum):
+    """What became of one attempt."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one attempt, to be recorded."""
+
+    lease: Lease
+    kind: OutcomeKind
+    error: str = ""
+    due_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,14 +144,21 @@ class DeliveryQueue:
         for entry_id, fields in messages:
             yield Entry(_text(entry_id), json.loads(fields[b"event"]))
 
-    def fan_out(self, entry: Entry, handlers: Sequence[str], now_ms: int, mark_ms: int) -> int:
-        """Create the entry's deliveries (once) and acknowledge it; returns how many were made."""
-        delivery_ids = [f"{entry.entry_id}/{name}" for name in handlers]
-        keys = [self.keys.events, self.keys.deliveries, self.keys.fanned(entry.entry_id)]
-        keys += [self.keys.delivery(delivery_id) for delivery_id in delivery_ids]
-        event_json = json.dumps(entry.event, ensure_ascii=False, separators=(",", ":"))
-        args = [self.group, entry.entry_id, now_ms, max(mark_ms, MIN_MARK_MS), event_json]
-        return int(self._fanout(keys=keys, args=args + delivery_ids))
+    def fan_out(
+        self, routed: Sequence[tuple[Entry, Sequence[str]]], now_ms: int, mark_ms: int
+    ) -> int:
+        """Create each entry's deliveries (once) and acknowledge it, in one round trip."""
+        if not routed:
+            return 0
+        with self.client.pipeline(transaction=False) as pipe:
+            for entry, handlers in routed:
+                delivery_ids = [f"{entry.entry_id}/{name}" for name in handlers]
+                keys = [self.keys.events, self.keys.deliveries, self.keys.fanned(entry.entry_id)]
+                keys += [self.keys.delivery(delivery_id) for delivery_id in delivery_ids]
+                event_json = json.dumps(entry.event, ensure_ascii=False, separators=(",", ":"))
+                args = [self.group, entry.entry_id, now_ms, max(mark_ms, MIN_MARK_MS), event_json]
+                self._fanout(keys=keys, args=args + delivery_ids, client=pipe)
+            return sum(int(created) for created in pipe.execute())
 
     def lease(self, now_ms: int, lease_ms: int, limit: int) -> list[Lease]:
         """Take up to limit due deliveries for lease_ms."""
@@ -154,35 +180,34 @@ class DeliveryQueue:
         """Give back leased deliveries that were not started, due at once."""
         self.extend(delivery_ids, now_ms)
 
-    def succeed(self, lease: Lease) -> None:
-        """Forget a delivered delivery."""
+    def record(self, outcomes: Sequence[Outcome], now_ms: int) -> None:
+        """Record what became of leased deliveries, all in one transaction."""
+        if not outcomes:
+            return
         with self.client.pipeline(transaction=True) as pipe:
-            pipe.zrem(self.keys.deliveries, lease.delivery_id)
-            pipe.delete(self.keys.delivery(lease.delivery_id))
+            for outcome in outcomes:
+                delivery_id = outcome.lease.delivery_id
+                if outcome.kind is OutcomeKind.RETRY:
+                    pipe.hset(self.keys.delivery(delivery_id), "last_error", outcome.error)
+                    pipe.zadd(self.keys.deliveries, {delivery_id: outcome.due_ms}, xx=True)
+                    continue
+                if outcome.kind is OutcomeKind.DEAD:
+                    pipe.xadd(self.keys.dead, self._dead_fields(outcome, now_ms))
+                pipe.zrem(self.keys.deliveries, delivery_id)
+                pipe.delete(self.keys.delivery(delivery_id))
             pipe.execute()
 
-    def retry(self, lease: Lease, due_ms: int, error: str) -> None:
-        """Schedule another attempt of a failed delivery."""
-        with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.delivery(lease.delivery_id), "last_error", error)
-            pipe.zadd(self.keys.deliveries, {lease.delivery_id: due_ms}, xx=True)
-            pipe.execute()
-
-    def bury(self, lease: Lease, error: str, now_ms: int) -> None:
-        """Move a delivery that failed for good to the dead-letter stream."""
-        fields = {
+    @staticmethod
+    def _dead_fields(outcome: Outcome, now_ms: int) -> dict[str, Any]:
+        lease = outcome.lease
+        return {
             "delivery": lease.delivery_id,
             "handler": lease.handler,
             "event": json.dumps(lease.event, ensure_ascii=False, separators=(",", ":")),
             "attempts": lease.attempt,
-            "last_error": error,
+            "last_error": outcome.error,
             "failed_at_ms": now_ms,
         }
-        with self.client.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.keys.dead, fields)
-            pipe.zrem(self.keys.deliveries, lease.delivery_id)
-            pipe.delete(self.keys.delivery(lease.delivery_id))
-            pipe.execute()
 
     def next_due_ms(self) -> int | None:
         """When the earliest delivery is due, or None when there is none."""

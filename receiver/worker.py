@@ -27,7 +27,7 @@ import redis
 from receiver.backoff import Backoff
 from receiver.config import DeliverySettings
 from receiver.handlers import HandlerTable, PermanentFailure
-from receiver.queue import DeliveryQueue, Entry, Lease
+from receiver.queue import DeliveryQueue, Entry, Lease, Outcome, OutcomeKind
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -150,9 +150,8 @@ class Worker:
 
     def _fan_out(self, entries: list[Entry]) -> int:
         mark_ms = self.settings.retention_seconds * 1000
-        for entry in entries:
-            routed = self.table.routed(entry.event)
-            self.stats.fanned_out += self.queue.fan_out(entry, routed, self._now_ms(), mark_ms)
+        routed = [(entry, self.table.routed(entry.event)) for entry in entries]
+        self.stats.fanned_out += self.queue.fan_out(routed, self._now_ms(), mark_ms)
         return len(entries)
 
     def _reclaim(self) -> int:
@@ -173,64 +172,67 @@ class Worker:
         leases = self.queue.lease(self._now_ms(), lease_ms, self.settings.concurrency * 2)
         if not leases:
             return 0
-        with self._lock:
-            self._in_flight.update(lease.delivery_id for lease in leases)
         pool = self._pool
         if pool is None:
             raise RuntimeError("deliveries run only inside Worker.run()")
-        list(pool.map(self._attempt_or_release, leases))
-        return len(leases)
-
-    def _attempt_or_release(self, lease: Lease) -> None:
+        with self._lock:
+            self._in_flight.update(lease.delivery_id for lease in leases)
+        outcomes: list[Outcome] = []
         try:
-            if self._stopping.is_set():
-                self.queue.release([lease.delivery_id], self._now_ms())
-            else:
-                self._attempt(lease)
+            outcomes = [outcome for outcome in pool.map(self._attempt, leases) if outcome]
+            self.queue.record(outcomes, self._now_ms())
         except redis.RedisError as exc:
-            # The outcome could not be recorded; the lease runs out and the delivery is retried.
-            log.warning("could not record delivery %s: %s", lease.delivery_id, exc)
+            # The outcomes could not be recorded; the leases run out and the deliveries are
+            # attempted again: at least once, never lost.
+            log.warning("could not record %d deliveries: %s", len(leases), type(exc).__name__)
+            outcomes = []
         finally:
             with self._lock:
-                self._in_flight.discard(lease.delivery_id)
+                self._in_flight.difference_update(lease.delivery_id for lease in leases)
+        self._count(outcomes)
+        return len(leases)
 
-    def _attempt(self, lease: Lease) -> None:
+    def _count(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            if outcome.kind is OutcomeKind.DELIVERED:
+                self.stats.delivered += 1
+            elif outcome.kind is OutcomeKind.RETRY:
+                self.stats.retried += 1
+                log.info(
+                    "delivery %s attempt %d failed (%s); next at %d",
+                    outcome.lease.delivery_id,
+                    outcome.lease.attempt,
+                    outcome.error,
+                    outcome.due_ms,
+                )
+            else:
+                self.stats.dead += 1
+                log.warning(
+                    "delivery %s dead-lettered after %d attempt(s): %s",
+                    outcome.lease.delivery_id,
+                    outcome.lease.attempt,
+                    outcome.error,
+                )
+
+    def _attempt(self, lease: Lease) -> Outcome | None:
+        """Deliver one leased delivery; None gives it back untried (warm stop)."""
+        if self._stopping.is_set():
+            self.queue.release([lease.delivery_id], self._now_ms())
+            return None
         handler = self.table.get(lease.handler)
         if handler is None:
-            self._bury(lease, "handler is no longer configured")
-            return
+            return Outcome(lease, OutcomeKind.DEAD, "handler is no longer configured")
         try:
             handler(lease.event)
         except PermanentFailure as exc:
-            self._bury(lease, str(exc))
+            return Outcome(lease, OutcomeKind.DEAD, str(exc))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             if lease.attempt >= self.settings.max_attempts:
-                self._bury(lease, error)
-                return
+                return Outcome(lease, OutcomeKind.DEAD, error)
             delay = self.backoff.delay(lease.attempt, getattr(exc, "retry_after_seconds", None))
-            self.queue.retry(lease, self._now_ms() + int(delay * 1000), error)
-            self.stats.retried += 1
-            log.info(
-                "delivery %s attempt %d failed (%s); next in %.1fs",
-                lease.delivery_id,
-                lease.attempt,
-                error,
-                delay,
-            )
-        else:
-            self.queue.succeed(lease)
-            self.stats.delivered += 1
-
-    def _bury(self, lease: Lease, error: str) -> None:
-        self.queue.bury(lease, error, self._now_ms())
-        self.stats.dead += 1
-        log.warning(
-            "delivery %s dead-lettered after %d attempt(s): %s",
-            lease.delivery_id,
-            lease.attempt,
-            error,
-        )
+            return Outcome(lease, OutcomeKind.RETRY, error, self._now_ms() + int(delay * 1000))
+        return Outcome(lease, OutcomeKind.DELIVERED)
 
     def _heartbeat(self) -> None:
         lease_ms = int(self.settings.lease_seconds * 1000)

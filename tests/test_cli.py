@@ -76,9 +76,9 @@ def test_the_config_file_may_come_from_the_environment(tmp_path):
 
 
 @pytest.mark.integration
-def test_serve_starts_an_embedded_redis_and_stores_a_callback(tmp_path):
+def test_serve_starts_an_embedded_redis_a_worker_and_delivers_a_callback(tmp_path):
     config = tmp_path / "dev.toml"
-    config.write_text(GOOD)
+    config.write_text(GOOD + '\n[[handlers]]\nname = "copy"\nkind = "stream"\nstream = "copies"\n')
     port = free_port()
     process = start(
         [
@@ -108,7 +108,12 @@ def test_serve_starts_an_embedded_redis_and_stores_a_callback(tmp_path):
         assert response.json()["outcome"] == "accepted"
         log = (tmp_path / "serve.log").read_text()
         redis_url = log.split("embedded redis-server at ")[1].split(",")[0]
-        assert redis.Redis.from_url(redis_url).xlen("{hwlive}:events") == 1
+        client = redis.Redis.from_url(redis_url)
+        assert client.xlen("{hwlive}:events") == 1
+        deadline = time.monotonic() + 20
+        while client.xlen("copies") == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.xlen("copies") == 1
     finally:
         assert stop(process) == 0
     assert (tmp_path / "data" / "appendonly.aof").exists()
