@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -16,7 +17,9 @@ from receiver.forwarding import HttpHandler
 from receiver.handlers import Handler, HandlerTable, PythonHandler, StreamHandler, import_target
 from receiver.intake import Clock, Intake
 from receiver.keys import Keys
+from receiver.metrics import Metrics, QueueCollector
 from receiver.queue import DeliveryQueue
+from receiver.redis_checks import check_durability
 from receiver.store import EventStore
 from receiver.worker import Worker
 
@@ -30,6 +33,8 @@ class Services:
     keys: Keys
     store: EventStore
     intake: Intake
+    metrics: Metrics
+    queue_metrics: QueueCollector
 
 
 def connect_redis(settings: RedisSettings, *, socket_timeout: float | None = None) -> redis.Redis:
@@ -51,7 +56,9 @@ def build_services(
     settings: Settings, *, client: redis.Redis | None = None, clock: Clock = time.time
 ) -> Services:
     """Wire the receiver from its settings, a Redis client (built if not given) and a clock."""
-    client = client if client is not None else connect_redis(settings.redis)
+    if client is None:
+        client = connect_redis(settings.redis)
+        check_redis(client, settings)
     keys = Keys(settings.redis.namespace)
     store = EventStore(client, keys, retry_after_seconds=settings.redis.retry_after_seconds)
     intake = Intake(
@@ -61,7 +68,16 @@ def build_services(
         window=settings.window,
         clock=clock,
     )
-    return Services(settings, client, keys, store, intake)
+    metrics = Metrics()
+    queue_metrics = QueueCollector(client, keys, settings.delivery.group)
+    return Services(settings, client, keys, store, intake, metrics, queue_metrics)
+
+
+def check_redis(client: redis.Redis, settings: Settings) -> None:
+    """Warn about (or, when required, refuse) a Redis that may lose events; unreachable is fine."""
+    # An unreachable Redis is not refused here: callbacks get 503 until it is back (/readyz).
+    with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
+        check_durability(client, require=settings.redis.require_durable)
 
 
 def build_handler(config: HandlerConfig, client: redis.Redis, concurrency: int) -> Handler:
@@ -80,6 +96,7 @@ def build_worker(
     clock: Clock = time.time,
     backoff: Backoff | None = None,
     consumer: str | None = None,
+    metrics: Metrics | None = None,
 ) -> Worker:
     """Wire a delivery worker; its client waits longer than the web's, to block on the stream."""
     if client is None:
@@ -99,6 +116,7 @@ def build_worker(
         settings=delivery,
         backoff=backoff or Backoff(delivery.backoff_base_seconds, delivery.backoff_max_seconds),
         clock=clock,
+        metrics=metrics or Metrics(),
     )
     if consumer:
         worker.consumer = consumer

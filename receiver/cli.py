@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +21,7 @@ import redis
 from receiver.bootstrap import build_worker, connect_redis
 from receiver.config import CONFIG_ENV, ConfigError, Settings, load_settings
 from receiver.keys import Keys
+from receiver.logs import configure_logging
 from receiver.queue import DeadLetter, DeliveryQueue
 
 EXIT_USAGE = 1
@@ -54,9 +57,9 @@ config_option = click.option(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Receive, verify and store Huawei Cloud Live recording callbacks."""
-    logging.basicConfig(
-        level=os.environ.get("RECEIVER_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    configure_logging(
+        os.environ.get("RECEIVER_LOG_LEVEL", "INFO"),
+        json=os.environ.get("RECEIVER_LOG_FORMAT", "json") != "text",
     )
 
 
@@ -82,20 +85,6 @@ def check_config(config: str | None) -> None:
     click.echo("redis: reachable")
 
 
-def _run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any]) -> None:
-    from gunicorn.app.base import BaseApplication
-
-    class _Server(BaseApplication):
-        def load_config(self) -> None:
-            for name, value in options.items():
-                self.cfg.set(name, value)
-
-        def load(self) -> Any:
-            return app_factory()
-
-    _Server().run()
-
-
 @main.command()
 @config_option
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address to listen on.")
@@ -106,42 +95,56 @@ def _run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any]) -> No
     type=click.Path(file_okay=False, path_type=Path),
     default=Path(".receiver-data"),
     show_default=True,
-    help="Where the embedded Redis keeps its data when no Redis URL is configured.",
+    help="Embedded Redis data and shared metrics files.",
 )
 def serve(config: str | None, bind: str, workers: int, threads: int, data_dir: Path) -> None:
-    """Serve callbacks under gunicorn; starts an embedded Redis when no URL is configured."""
+    """Run gunicorn and a delivery worker, with an embedded Redis when none is configured."""
     from receiver.embedded import RedisServer
-    from receiver.web import create_app
 
     settings = _load(config)
+    data_dir = data_dir.resolve()
+    metrics_dir = data_dir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    if config:
+        env[CONFIG_ENV] = str(Path(config).resolve())
     server = None
     if settings.redis.url is None:
-        server = RedisServer(data_dir.resolve())
-        url = server.start()
-        click.echo(f"embedded redis-server at {url}, data in {data_dir}", err=True)
-        settings = dataclasses.replace(settings, redis=dataclasses.replace(settings.redis, url=url))
-    worker = _start_worker(config, settings.redis.url)
-    options = {
-        "bind": bind,
-        "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
-        "timeout": 30,
-        "graceful_timeout": 20,
-    }
+        server = RedisServer(data_dir / "redis")
+        env["RECEIVER_REDIS_URL"] = server.start()
+        click.echo(
+            f"embedded redis-server at {env['RECEIVER_REDIS_URL']}, data in {data_dir}", err=True
+        )
+    gunicorn = [sys.executable, "-m", "gunicorn", "-c", "python:receiver.gunicorn_config",
+                "--bind", bind, "--workers", str(workers), "--threads", str(threads),
+                "receiver.web:create_app()"]  # fmt: skip
+    children = [
+        subprocess.Popen(gunicorn, env=env),
+        subprocess.Popen([sys.executable, "-m", "receiver", "worker"], env=env),
+    ]
     try:
-        _run_gunicorn(lambda: create_app(settings), options)
+        _supervise(children)
     finally:
-        _stop_process(worker)
+        for child in children:
+            _stop_process(child)
         if server is not None:
             server.stop()
 
 
-def _start_worker(config: str | None, redis_url: str | None) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "receiver", "worker"]
-    if config:
-        command += ["--config", config]
-    return subprocess.Popen(command, env={**os.environ, "RECEIVER_REDIS_URL": str(redis_url)})
+def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
+    """Wait until a signal arrives or a child exits; the caller stops the rest."""
+    stopping = threading.Event()
+
+    def on_signal(_number: int, _frame: object) -> None:
+        stopping.set()
+
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, on_signal)
+    while not stopping.wait(0.5):
+        for child in children:
+            if child.poll() is not None:
+                raise Failure(f"{' '.join(child.args[1:4])} exited ({child.returncode})", 1)
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:

@@ -33,7 +33,11 @@ ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
     "RECEIVER_LEEWAY_SECONDS": ("signature", "leeway_seconds", int),
     "RECEIVER_MAX_VALIDITY_SECONDS": ("signature", "max_validity_seconds", int),
     "RECEIVER_MAX_BODY_BYTES": ("http", "max_body_bytes", int),
+    "RECEIVER_TRUSTED_PROXIES": ("http", "trusted_proxies", int),
+    "RECEIVER_REQUIRE_DURABLE_REDIS": ("redis", "require_durable", bool),
 }
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 class ConfigError(Exception):
@@ -63,6 +67,7 @@ class HttpSettings:
     paths: tuple[str, ...] = (DEFAULT_PATH,)
     max_body_bytes: int = 64 * 1024
     max_depth: int = 32
+    trusted_proxies: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,7 @@ class RedisSettings:
     socket_timeout_seconds: float = 1.0
     connect_timeout_seconds: float = 0.5
     retry_after_seconds: int = 5
+    require_durable: bool = False
 
 
 class HandlerKind(StrEnum):
@@ -205,12 +211,13 @@ class _HttpSchema(Schema):
     )
     max_body_bytes = fields.Integer(load_default=64 * 1024, validate=validate.Range(1024, 16 << 20))
     max_depth = fields.Integer(load_default=32, validate=validate.Range(2, 256))
+    trusted_proxies = fields.Integer(load_default=0, validate=validate.Range(0, 5))
 
     @post_load
     def _build(self, data: dict[str, Any], **_: Any) -> HttpSettings:
         if len(set(data["paths"])) != len(data["paths"]):
             raise ValidationError("a path is listed twice", "paths")
-        return HttpSettings(tuple(data["paths"]), data["max_body_bytes"], data["max_depth"])
+        return HttpSettings(**{**data, "paths": tuple(data["paths"])})
 
 
 class _SignatureSchema(Schema):
@@ -237,6 +244,7 @@ class _RedisSchema(Schema):
     socket_timeout_seconds = fields.Float(load_default=1.0, validate=validate.Range(0.01, 30))
     connect_timeout_seconds = fields.Float(load_default=0.5, validate=validate.Range(0.01, 30))
     retry_after_seconds = fields.Integer(load_default=5, validate=validate.Range(1, 3600))
+    require_durable = fields.Boolean(load_default=False)
 
     @post_load
     def _build(self, data: dict[str, Any], **_: Any) -> RedisSettings:
@@ -368,6 +376,14 @@ def _flatten(messages: object, prefix: str = "") -> list[str]:
     return [f"{prefix}: {messages}" if prefix else str(messages)]
 
 
+def _parse_override(text: str, kind: type) -> object:
+    if kind is bool:
+        if text.strip().lower() not in _TRUE | _FALSE:
+            raise ValueError(text)
+        return text.strip().lower() in _TRUE
+    return kind(text)
+
+
 def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
     merged = {
         name: dict(value) if isinstance(value, dict) else value for name, value in raw.items()
@@ -376,7 +392,7 @@ def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[st
         if variable not in environ:
             continue
         try:
-            value = kind(environ[variable])
+            value = _parse_override(environ[variable], kind)
         except ValueError:
             raise ConfigError(f"{variable} must be {kind.__name__}") from None
         target = merged.setdefault(section, {})

@@ -27,6 +27,7 @@ import redis
 from receiver.backoff import Backoff
 from receiver.config import DeliverySettings
 from receiver.handlers import HandlerTable, PermanentFailure
+from receiver.metrics import Metrics
 from receiver.queue import DeliveryQueue, Entry, Lease, Outcome, OutcomeKind
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Worker:
     clock: Clock = time.time
     consumer: str = field(default_factory=default_consumer_name)
     stats: WorkerStats = field(default_factory=WorkerStats)
+    metrics: Metrics = field(default_factory=Metrics)
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -194,6 +196,7 @@ class Worker:
 
     def _count(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
+            self.metrics.deliveries.labels(outcome.lease.handler, outcome.kind.value).inc()
             if outcome.kind is OutcomeKind.DELIVERED:
                 self.stats.delivered += 1
             elif outcome.kind is OutcomeKind.RETRY:

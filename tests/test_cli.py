@@ -116,4 +116,4 @@ def test_serve_starts_an_embedded_redis_a_worker_and_delivers_a_callback(tmp_pat
         assert client.xlen("copies") == 1
     finally:
         assert stop(process) == 0
-    assert (tmp_path / "data" / "appendonly.aof").exists()
+    assert (tmp_path / "data" / "redis" / "appendonly.aof").exists()
