@@ -49,3 +49,13 @@ def child_exit(_server: object, worker: object) -> None:
     """Drop a dead worker's live gauges from the multiprocess metrics."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def post_fork(_server: object, _worker: object) -> None:
+    """Give each worker the receiver's JSON logs (with request ids) on stderr."""
+    from receiver.logs import configure_logging
+
+    configure_logging(
+        os.environ.get("RECEIVER_LOG_LEVEL", "INFO"),
+        json=os.environ.get("RECEIVER_LOG_FORMAT", "json") != "text",
+    )
