@@ -36,7 +36,9 @@ preload_app = False
 # The receiver is run by systemd, honcho or `receiver serve`, and managed with signals.
 control_socket_disable = True
 
-accesslog = "-"
+# nginx logs every request (with its request id) and the receiver logs every callback's outcome,
+# so gunicorn's own access log is off; set accesslog = "-" to have it, in this JSON format.
+accesslog = None
 errorlog = "-"
 access_log_format = (
     '{"time": "%(t)s", "logger": "gunicorn.access", "client": "%(h)s", "method": "%(m)s", '

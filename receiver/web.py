@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import time
-import uuid
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -15,11 +15,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from receiver.bootstrap import Services, build_services
 from receiver.config import Settings, load_settings
 from receiver.errors import PayloadTooLarge, ReceiverError, Unavailable
-from receiver.logs import request_id
+from receiver.logs import SampledLog, request_id
 from receiver.metrics import exposition
 from receiver.store import Outcome, Receipt
 
 EXTENSION = "receiver"
+REJECTION_LOG = "receiver.rejection_log"
+REJECTION_LINES_PER_SECOND = 20  # per error code; metrics count every rejection
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID_FORM = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 log = logging.getLogger(__name__)
@@ -36,7 +38,10 @@ def _services() -> Services:
 
 def receive_callback() -> tuple[Response, int]:
     """POST a Huawei Live recording callback."""
-    receipt = _services().intake.receive(request.get_data(cache=False))
+    try:
+        receipt = _services().intake.receive(request.get_data(cache=False))
+    except ReceiverError as error:
+        return _error_answer(error)  # directly: cheaper than Flask's exception dispatch
     _services().metrics.callbacks.labels(receipt.outcome.value, "").inc()
     log.info(
         "callback %s",
@@ -90,7 +95,9 @@ def _error_answer(error: ReceiverError) -> tuple[Response, int]:
         log.warning("callback not stored", extra=details)
         outcome = "unavailable"
     else:
-        log.info("callback rejected", extra=details)
+        suppressed = current_app.extensions[REJECTION_LOG].allow(error.code)
+        if suppressed is not None:
+            log.info("callback rejected", extra={**details, "suppressed": suppressed})
         outcome = "rejected"
     if request.endpoint and request.endpoint.startswith("receiver.callback"):
         _services().metrics.callbacks.labels(outcome, error.code).inc()
@@ -116,7 +123,7 @@ def _unexpected_answer(error: Exception) -> tuple[Response, int]:
 
 def _begin_request() -> None:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = incoming if _REQUEST_ID_FORM.fullmatch(incoming) else uuid.uuid4().hex
+    g.request_id = incoming if _REQUEST_ID_FORM.fullmatch(incoming) else secrets.token_hex(16)
     g.request_id_token = request_id.set(g.request_id)
     g.started = time.perf_counter()
 
@@ -158,6 +165,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.config["MAX_CONTENT_LENGTH"] = http.max_body_bytes + 1
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = services
+    app.extensions[REJECTION_LOG] = SampledLog(REJECTION_LINES_PER_SECOND)
     app.register_blueprint(_blueprint(http.paths))
     app.before_request(_begin_request)
     app.after_request(_end_request)
