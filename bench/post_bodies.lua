@@ -1,6 +1,9 @@
 -- wrk script: POST the bodies in BODIES_FILE (one JSON document per line), each thread its own
 -- slice, so that no body is sent twice; print a JSON summary at the end.
 local bodies_file = os.getenv("BODIES_FILE")
+-- With DELAY_MS set, each connection pauses that long between requests: a steady offered load
+-- instead of saturation, for latency at a realistic rate.
+local delay_ms = tonumber(os.getenv("DELAY_MS") or "0")
 local threads = {}
 local counter = 0
 
@@ -32,6 +35,10 @@ function request()
     position = 1
   end
   return wrk.format(nil, nil, nil, bodies[position])
+end
+
+function delay()
+  return delay_ms
 end
 
 function response(status, headers, body)

@@ -11,6 +11,7 @@ deliver them again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -18,7 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -73,6 +74,7 @@ class Worker:
         self._in_flight: set[str] = set()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self._running: dict[Future[Outcome | None], Lease] = {}
         self._last_trim = 0.0
         self._last_reclaim = 0.0
 
@@ -119,6 +121,7 @@ class Worker:
         finally:
             self._stopping.set()
             self._pool.shutdown(wait=True)
+            self._harvest_safely()
             self._finished.set()
             heartbeat.join()
             self._stopping.clear()
@@ -126,9 +129,16 @@ class Worker:
         return self.stats
 
     def _drained(self) -> bool:
-        return self.queue.pending_count() == 0 and not self.queue.read_new(self.consumer, 1, None)
+        return (
+            not self._running
+            and self.queue.pending_count() == 0
+            and not self.queue.read_new(self.consumer, 1, None)
+        )
 
     def _idle(self) -> None:
+        if self._running:
+            wait(list(self._running), timeout=IDLE_BLOCK_MS / 1000, return_when=FIRST_COMPLETED)
+            return
         next_due = self.queue.next_due_ms()
         wait_ms = IDLE_BLOCK_MS if next_due is None else next_due - self._now_ms()
         wait_ms = max(1, min(IDLE_BLOCK_MS, wait_ms))
@@ -170,29 +180,50 @@ class Worker:
         return self._fan_out(entries) + deleted
 
     def _deliver_due(self) -> int:
-        lease_ms = int(self.settings.lease_seconds * 1000)
-        leases = self.queue.lease(self._now_ms(), lease_ms, self.settings.concurrency * 2)
-        if not leases:
-            return 0
+        """Record finished deliveries, then lease as many due ones as there are free slots.
+
+        The pool is kept fed continuously, so one slow delivery never holds back the others.
+        """
+        done = self._harvest()
         pool = self._pool
         if pool is None:
             raise RuntimeError("deliveries run only inside Worker.run()")
+        free = self.settings.concurrency * 2 - len(self._running)
+        if free <= 0 or self._stopping.is_set():
+            return done
+        lease_ms = int(self.settings.lease_seconds * 1000)
+        leases = self.queue.lease(self._now_ms(), lease_ms, free)
         with self._lock:
             self._in_flight.update(lease.delivery_id for lease in leases)
-        outcomes: list[Outcome] = []
+        for lease in leases:
+            self._running[pool.submit(self._attempt, lease)] = lease
+        return done + len(leases)
+
+    def _harvest(self) -> int:
+        """Record the outcomes of finished deliveries in one transaction."""
+        finished = [future for future in self._running if future.done()]
+        if not finished:
+            return 0
+        leases = [self._running.pop(future) for future in finished]
+        outcomes = [outcome for future in finished if (outcome := future.result())]
         try:
-            outcomes = [outcome for outcome in pool.map(self._attempt, leases) if outcome]
             self.queue.record(outcomes, self._now_ms())
         except redis.RedisError as exc:
             # The outcomes could not be recorded; the leases run out and the deliveries are
             # attempted again: at least once, never lost.
-            log.warning("could not record %d deliveries: %s", len(leases), type(exc).__name__)
+            log.warning("could not record %d deliveries: %s", len(outcomes), type(exc).__name__)
             outcomes = []
         finally:
             with self._lock:
                 self._in_flight.difference_update(lease.delivery_id for lease in leases)
         self._count(outcomes)
-        return len(leases)
+        return len(finished)
+
+    def _harvest_safely(self) -> None:
+        try:
+            self._harvest()
+        except redis.RedisError as exc:
+            log.warning("could not record the last deliveries: %s", type(exc).__name__)
 
     def _count(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
@@ -220,7 +251,8 @@ class Worker:
     def _attempt(self, lease: Lease) -> Outcome | None:
         """Deliver one leased delivery; None gives it back untried (warm stop)."""
         if self._stopping.is_set():
-            self.queue.release([lease.delivery_id], self._now_ms())
+            with contextlib.suppress(redis.RedisError):  # else its lease simply runs out
+                self.queue.release([lease.delivery_id], self._now_ms())
             return None
         handler = self.table.get(lease.handler)
         if handler is None:
