@@ -60,7 +60,12 @@ def build_services(
         client = connect_redis(settings.redis)
         check_redis(client, settings)
     keys = Keys(settings.redis.namespace)
-    store = EventStore(client, keys, retry_after_seconds=settings.redis.retry_after_seconds)
+    store = EventStore(
+        client,
+        keys,
+        retry_after_seconds=settings.redis.retry_after_seconds,
+        remember_seconds=settings.redis.remember_days * 86_400,
+    )
     intake = Intake(
         registry=CallbackRegistry(settings.callbacks, settings.window),
         store=store,

@@ -80,6 +80,7 @@ class RedisSettings:
     connect_timeout_seconds: float = 0.5
     retry_after_seconds: int = 5
     require_durable: bool = False
+    remember_days: int = 30
 
 
 class HandlerKind(StrEnum):
@@ -245,6 +246,7 @@ class _RedisSchema(Schema):
     connect_timeout_seconds = fields.Float(load_default=0.5, validate=validate.Range(0.01, 30))
     retry_after_seconds = fields.Integer(load_default=5, validate=validate.Range(1, 3600))
     require_durable = fields.Boolean(load_default=False)
+    remember_days = fields.Integer(load_default=30, validate=validate.Range(1, 3650))
 
     @post_load
     def _build(self, data: dict[str, Any], **_: Any) -> RedisSettings:

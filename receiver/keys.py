@@ -29,6 +29,10 @@ class Keys:
         """The replay claim of one delivery; its value is the event's stream entry id."""
         return f"{self.tag}:claim:{identity}"
 
+    def idempotency(self, key: str) -> str:
+        """Marks an idempotency key as seen; its value is the entry id of the event."""
+        return f"{self.tag}:idem:{key}"
+
     @property
     def deliveries(self) -> str:
         """Sorted set of pending deliveries, scored by when each is next due (ms)."""

@@ -39,17 +39,33 @@ def encode_event(event: dict[str, Any]) -> str:
 class EventStore:
     """Appends events to the stream, each delivery at most once."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, *, retry_after_seconds: int = 5) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        *,
+        retry_after_seconds: int = 5,
+        remember_seconds: int = 30 * 86_400,
+    ) -> None:
         self._client = client
         self._keys = keys
         self._retry_after = retry_after_seconds
+        self._remember_ms = remember_seconds * 1000
         source = resources.files("receiver").joinpath("claim_append.lua").read_text("utf-8")
         self._claim_append = client.register_script(source)
 
     def claim_and_append(self, identity: str, ttl_ms: int, event: dict[str, Any]) -> Receipt:
         """Append the event unless the identity was claimed; either way name the entry."""
-        keys = [self._keys.claim(identity), self._keys.events]
-        args: list[Any] = [ttl_ms, "event", encode_event(event)]
+        return self._run(self._keys.claim(identity), ttl_ms, event)
+
+    def append_unless_known(self, event: dict[str, Any]) -> Receipt:
+        """Append the event unless an event with its idempotency key was stored (reconciliation)."""
+        return self._run(self._keys.idempotency(event["idempotency_key"]), self._remember_ms, event)
+
+    def _run(self, claim_key: str, ttl_ms: int, event: dict[str, Any]) -> Receipt:
+        marker = self._keys.idempotency(event["idempotency_key"])
+        keys = [claim_key, self._keys.events, marker]
+        args: list[Any] = [ttl_ms, self._remember_ms, "event", encode_event(event)]
         try:
             appended, entry_id = self._claim_append(keys=keys, args=args)
         except redis.RedisError as exc:

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from processes import BIN, start, stop, wait_until_up
 from support import KEY_LIVE, body_of, load_payload, signed
 
-from receiver.cli import EXIT_CONFIG, EXIT_REDIS, main
+from receiver.cli import main
+from receiver.commands.common import EXIT_CONFIG, EXIT_REDIS
 from receiver.embedded import free_port
 
 GOOD = f"""

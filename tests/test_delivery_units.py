@@ -13,7 +13,8 @@ from support import FORWARD_SECRET, KEY_LIVE, KEY_WILDCARD, body_of, load_payloa
 
 from receiver.backoff import Backoff
 from receiver.bootstrap import build_services, build_worker
-from receiver.cli import EXIT_NOT_FOUND, EXIT_USAGE, main
+from receiver.cli import main
+from receiver.commands.common import EXIT_NOT_FOUND, EXIT_USAGE
 from receiver.config import ConfigError, parse_settings
 from receiver.forwarding import retry_after_seconds
 
