@@ -25,6 +25,7 @@ class ReceiverError(Exception):
         self.message = message
         self.code = code or self.default_code
         self.field = field
+        self.context: dict[str, str] = {}  # who sent it, for logs; never secrets
 
     def as_body(self) -> dict[str, object]:
         """The JSON body that tells the sender what is wrong."""

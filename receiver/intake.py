@@ -12,7 +12,7 @@ from typing import Any
 
 from receiver.callbacks import CallbackRegistry
 from receiver.config import HttpSettings
-from receiver.errors import BadRequest
+from receiver.errors import BadRequest, ReceiverError
 from receiver.identity import event_id, replay_identity
 from receiver.parsing import parse_body
 from receiver.schemas import normalize
@@ -61,9 +61,13 @@ class Intake:
             body, max_bytes=self._http.max_body_bytes, max_depth=self._http.max_depth
         )
         event_type, domain, app = (required_text(payload, name) for name in REQUIRED_FIELDS)
-        source = self._registry.resolve(domain, app)
-        now = self._clock()
-        verification = source.verifier.verify(payload, now)
+        try:
+            source = self._registry.resolve(domain, app)
+            now = self._clock()
+            verification = source.verifier.verify(payload, now)
+        except ReceiverError as error:
+            error.context = {"publish_domain": domain, "app": app, "event_type": event_type}
+            raise
         identity = replay_identity(verification, payload)
         if not source.subscribes(event_type):
             log.info(

@@ -39,6 +39,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
         )
+    handler.setLevel(level.upper())  # libraries that set their own loggers' levels obey it too
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -89,7 +89,13 @@ def metrics() -> Response:
 
 def _error_answer(error: ReceiverError) -> tuple[Response, int]:
     response = jsonify({**error.as_body(), "request_id": request_id.get()})
-    details = {"code": error.code, "status": error.status, "reason": error.message, **_client()}
+    details = {
+        "code": error.code,
+        "status": error.status,
+        "reason": error.message,
+        **error.context,
+        **_client(),
+    }
     if isinstance(error, Unavailable):
         response.headers["Retry-After"] = str(error.retry_after_seconds)
         log.warning("callback not stored", extra=details)

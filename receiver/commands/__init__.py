@@ -7,7 +7,9 @@ import os
 import click
 
 from receiver.commands.dead_letters import dead_letters
+from receiver.commands.huawei import huawei
 from receiver.commands.run import check_config, serve, worker
+from receiver.commands.tools import explain_command, keygen, send
 from receiver.logs import configure_logging
 
 
@@ -20,5 +22,5 @@ def main() -> None:
     )
 
 
-for command in (serve, worker, check_config, dead_letters):
+for command in (serve, worker, check_config, dead_letters, send, explain_command, keygen, huawei):
     main.add_command(command)
