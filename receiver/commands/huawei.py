@@ -131,8 +131,8 @@ def record(
         if remaining_ms:
             if no_wait:
                 raise Failure(
-                    f"stopped {STOP_TO_START_SECONDS}s ago at most: Huawei needs "
-                    f"{remaining_ms / 1000:.1f}s more before a start",
+                    f"this stream was stopped less than {STOP_TO_START_SECONDS}s ago; Huawei "
+                    f"accepts a start in {remaining_ms / 1000:.1f}s",
                     EXIT_USAGE,
                 )
             click.echo(
