@@ -9,6 +9,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from sinks import Sink
 from support import NOW, settings_for
 
 from receiver.bootstrap import Services, build_services, connect_redis
@@ -45,6 +46,14 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client.flushall()
     yield client
     client.close()
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    """A real HTTP server on loopback that answers 200 and records what it receives."""
+    server = Sink().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from processes import BIN, start, stop, wait_until_up
-from support import FORWARD_SECRET, KEY_WILDCARD
+from support import KEY_WILDCARD, http_handler, toml_text
 
 from receiver.embedded import free_port
 
@@ -99,32 +99,18 @@ def start_stack(
     (folder / "metrics").mkdir()
     config = folder / "receiver.toml"
     config.write_text(
-        f"""
-[http]
-trusted_proxies = 1
-
-[redis]
-url = "{redis_url}"
-namespace = "{namespace}"
-
-[delivery]
-lease_seconds = 5
-claim_idle_seconds = 2
-backoff_base_seconds = 0.05
-backoff_max_seconds = 1
-
-[[callbacks]]
-publish_domain = "push.example.com"
-app = "*"
-keys = ["{KEY_WILDCARD}"]
-
-[[handlers]]
-name = "sink"
-kind = "http"
-url = "{sink_url}"
-secret = "{FORWARD_SECRET}"
-"""
-    )
+        toml_text(
+            {
+                "http": {"trusted_proxies": 1},
+                "redis": {"url": redis_url, "namespace": namespace},
+                "delivery": {"lease_seconds": 5, "claim_idle_seconds": 2,
+                             "backoff_base_seconds": 0.05, "backoff_max_seconds": 1},
+                "callbacks": [{"publish_domain": "push.example.com", "app": "*",
+                               "keys": [KEY_WILDCARD]}],
+                "handlers": [http_handler("sink", sink_url)],
+            }
+        )
+    )  # fmt: skip
     socket_path = str(folder / "g.sock")
     port = free_port()
     site = folder / "site.conf"

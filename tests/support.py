@@ -40,6 +40,22 @@ CONFIG: dict[str, Any] = {
 }
 
 
+def toml_text(raw: dict[str, Any]) -> str:
+    """A configuration dict (tables of scalars and lists, arrays of tables) as TOML."""
+    lines: list[str] = []
+    for section, content in raw.items():
+        tables = content if isinstance(content, list) else [content]
+        for table in tables:
+            lines.append(f"[[{section}]]" if isinstance(content, list) else f"[{section}]")
+            lines += [f"{name} = {json.dumps(value)}" for name, value in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def http_handler(name: str, url: str, **options: Any) -> dict[str, Any]:
+    """An http handler's configuration, signing with FORWARD_SECRET."""
+    return {"name": name, "kind": "http", "url": url, "secret": FORWARD_SECRET, **options}
+
+
 def load_payload(name: str) -> dict[str, Any]:
     """A recorded sample payload from tests/fixtures/payloads."""
     return json.loads((PAYLOADS / f"{name}.json").read_text(encoding="utf-8"))

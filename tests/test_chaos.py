@@ -9,8 +9,15 @@ import time
 
 import pytest
 from processes import BIN, start, stop
-from sinks import Sink
-from support import FORWARD_SECRET, KEY_WILDCARD, body_of, load_payload, settings_for, signed
+from support import (
+    KEY_WILDCARD,
+    body_of,
+    http_handler,
+    load_payload,
+    settings_for,
+    signed,
+    toml_text,
+)
 
 from receiver.bootstrap import build_services
 
@@ -20,42 +27,22 @@ CONCURRENCY = 8
 
 
 @pytest.fixture
-def sink():
-    server = Sink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def chaos(redis_server, redis_client, sink, tmp_path):
     """A config file for worker processes, and the ids of EVENTS accepted callbacks."""
     config = tmp_path / "chaos.toml"
     config.write_text(
-        f"""
-[redis]
-url = "{redis_server.url}"
-namespace = "chaos"
-
-[delivery]
-lease_seconds = 2
-claim_idle_seconds = 1
-concurrency = {CONCURRENCY}
-max_attempts = 100
-backoff_base_seconds = 0.05
-backoff_max_seconds = 0.5
-
-[[callbacks]]
-publish_domain = "push.example.com"
-app = "*"
-keys = ["{KEY_WILDCARD}"]
-
-[[handlers]]
-name = "sink"
-kind = "http"
-url = "{sink.url}"
-secret = "{FORWARD_SECRET}"
-"""
-    )
+        toml_text(
+            {
+                "redis": {"url": redis_server.url, "namespace": "chaos"},
+                "delivery": {"lease_seconds": 2, "claim_idle_seconds": 1,
+                             "concurrency": CONCURRENCY, "max_attempts": 100,
+                             "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.5},
+                "callbacks": [{"publish_domain": "push.example.com", "app": "*",
+                               "keys": [KEY_WILDCARD]}],
+                "handlers": [http_handler("sink", sink.url)],
+            }
+        )
+    )  # fmt: skip
     settings = settings_for(redis_server.url, namespace="chaos")
     services = build_services(settings)
     expires = time.time() + 600

@@ -15,6 +15,7 @@ from support import (
     FORWARD_SECRET,
     KEY_LIVE,
     body_of,
+    http_handler,
     key_for,
     load_payload,
     settings_for,
@@ -50,10 +51,6 @@ def sinks():
     yield make
     for sink in started:
         sink.stop()
-
-
-def http_handler(name, url, **options):
-    return {"name": name, "kind": "http", "url": url, "secret": FORWARD_SECRET, **options}
 
 
 FAST = {

@@ -18,7 +18,6 @@ import pytest
 import requests
 from processes import BIN, start, stop, wait_until_up
 from prometheus_client.parser import text_string_to_metric_families
-from sinks import Sink
 from stack import NGINX, start_stack
 from support import KEY_WILDCARD, body_of, load_payload
 
@@ -39,13 +38,6 @@ def callback(number: int, prefix: str = "s") -> bytes:
     name = f"{prefix}{number}"
     payload = load_payload("record_over") | {"app": "vod", "stream": name, "task_id": name}
     return body_of(signed(payload, key=KEY_WILDCARD, expires_at=time.time() + 600))
-
-
-@pytest.fixture
-def sink():
-    server = Sink().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

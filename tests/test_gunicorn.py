@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from processes import BIN, start, stop, wait_until_up
-from support import KEY_LIVE, KEY_MD5, body_of, load_payload, signed
+from support import KEY_LIVE, KEY_MD5, body_of, load_payload, signed, toml_text
 
 from receiver.embedded import free_port
 
@@ -25,23 +25,17 @@ def receiver_url(redis_server, tmp_path_factory):
     folder = tmp_path_factory.mktemp("gunicorn")
     config = folder / "receiver.toml"
     config.write_text(
-        f"""
-[redis]
-url = "{redis_server.url}"
-namespace = "gunicorn"
-
-[[callbacks]]
-publish_domain = "push.example.com"
-app = "live"
-keys = ["{KEY_LIVE}"]
-
-[[callbacks]]
-publish_domain = "md5.example.com"
-app = "*"
-sign_type = "MD5"
-keys = ["{KEY_MD5}"]
-"""
-    )
+        toml_text(
+            {
+                "redis": {"url": redis_server.url, "namespace": "gunicorn"},
+                "callbacks": [
+                    {"publish_domain": "push.example.com", "app": "live", "keys": [KEY_LIVE]},
+                    {"publish_domain": "md5.example.com", "app": "*", "sign_type": "MD5",
+                     "keys": [KEY_MD5]},
+                ],
+            }
+        )
+    )  # fmt: skip
     port = free_port()
     process = start(
         [

@@ -18,6 +18,7 @@ from support import (
     body_of,
     load_payload,
     signed,
+    toml_text,
 )
 from werkzeug.serving import make_server
 
@@ -31,13 +32,13 @@ from receiver.web import create_app
 @pytest.fixture
 def config_file(tmp_path, redis_server, redis_client):
     """The test configuration as a TOML file, against the session's Redis."""
-    lines = [f'[redis]\nurl = "{redis_server.url}"\nnamespace = "test"\n',
-             "[signature]\nleeway_seconds = 60\nmax_validity_seconds = 3600\n"]  # fmt: skip
-    for callback in CONFIG["callbacks"]:
-        lines.append("[[callbacks]]")
-        lines += [f"{name} = {json.dumps(value)}" for name, value in callback.items()]
+    raw = {
+        "redis": {"url": redis_server.url, "namespace": "test"},
+        "signature": CONFIG["signature"],
+        "callbacks": CONFIG["callbacks"],
+    }
     path = tmp_path / "receiver.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(toml_text(raw))
     return str(path)
 
 
