@@ -139,6 +139,21 @@ class DeliveryQueue:
         messages = [(entry_id, _pairs(flat)) for entry_id, flat in live]
         return list(self._entries(messages)), int(deleted)
 
+    def prune_consumers(self, min_idle_ms: int) -> int:
+        """Forget consumers (dead workers) idle that long that hold no entry; returns how many."""
+        try:
+            consumers = self.client.xinfo_consumers(self.keys.events, self.group)
+        except redis.ResponseError:
+            return 0
+        gone = [
+            _text(consumer["name"])
+            for consumer in consumers
+            if int(consumer["pending"]) == 0 and int(consumer["idle"]) >= min_idle_ms
+        ]
+        for name in gone:
+            self.client.xgroup_delconsumer(self.keys.events, self.group, name)
+        return len(gone)
+
     @staticmethod
     def _entries(messages: Iterable[tuple[Any, Any]]) -> Iterable[Entry]:
         for entry_id, fields in messages:

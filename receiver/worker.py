@@ -34,6 +34,7 @@ from receiver.queue import DeliveryQueue, Entry, Lease, Outcome, OutcomeKind
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 TRIM_EVERY_SECONDS = 60.0
+PRUNE_IDLE_MS = 3_600_000  # consumers silent this long, holding nothing, are forgotten
 IDLE_BLOCK_MS = 500
 
 
@@ -129,11 +130,9 @@ class Worker:
         return self.stats
 
     def _drained(self) -> bool:
-        return (
-            not self._running
-            and self.queue.pending_count() == 0
-            and not self.queue.read_new(self.consumer, 1, None)
-        )
+        if self._running or self.queue.pending_count():
+            return False
+        return self._fan_out(self.queue.read_new(self.consumer, 100, None)) == 0
 
     def _idle(self) -> None:
         if self._running:
@@ -169,6 +168,7 @@ class Worker:
     def _reclaim(self) -> int:
         idle_ms = int(self.settings.claim_idle_seconds * 1000)
         entries, deleted = self.queue.reclaim(self.consumer, idle_ms, 100)
+        self.queue.prune_consumers(max(idle_ms, PRUNE_IDLE_MS))
         if entries or deleted:
             log.warning(
                 "reclaimed %d entries of a dead consumer (%d deleted while pending)",

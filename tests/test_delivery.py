@@ -316,6 +316,19 @@ def test_a_slow_but_alive_delivery_is_not_handed_to_a_second_worker(system, sink
     assert first.stats.delivered + second_stats.delivered == 1
 
 
+def test_idle_consumers_holding_nothing_are_pruned_and_others_kept(system, redis_client):
+    send, worker = system([])
+    worker.queue.ensure_group()
+    send(stream="held")
+    events = worker.queue.keys.events
+    redis_client.xreadgroup(worker.queue.group, "holding", {events: ">"})
+    redis_client.xgroup_createconsumer(events, worker.queue.group, "empty")
+    time.sleep(0.05)
+    assert worker.queue.prune_consumers(10) == 1
+    names = {c["name"] for c in redis_client.xinfo_consumers(events, worker.queue.group)}
+    assert names == {b"holding"}
+
+
 def test_processed_entries_are_trimmed_and_unprocessed_ones_never(system, redis_client):
     send, worker = system([], {"retention_seconds": 3600})
     worker.queue.ensure_group()
