@@ -117,8 +117,9 @@ def _http_error_answer(error: HTTPException) -> tuple[Response, int]:
         return _error_answer(PayloadTooLarge(f"the body is larger than {limit} bytes"))
     code = (error.name or "error").lower().replace(" ", "_")
     response = jsonify(status=1, message=error.description or error.name, error=code)
-    if status == 405 and error.get_response().headers.get("Allow"):
-        response.headers["Allow"] = error.get_response().headers["Allow"]
+    methods = getattr(error, "valid_methods", None)
+    if methods:
+        response.headers["Allow"] = ", ".join(methods)
     return response, status
 
 

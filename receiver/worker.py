@@ -72,8 +72,7 @@ class Worker:
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
         self._finished = threading.Event()
-        self._in_flight: set[str] = set()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _running, which the heartbeat reads
         self._pool: ThreadPoolExecutor | None = None
         self._running: dict[Future[Outcome | None], Lease] = {}
         self._last_trim = 0.0
@@ -193,10 +192,10 @@ class Worker:
             return done
         lease_ms = int(self.settings.lease_seconds * 1000)
         leases = self.queue.lease(self._now_ms(), lease_ms, free)
-        with self._lock:
-            self._in_flight.update(lease.delivery_id for lease in leases)
         for lease in leases:
-            self._running[pool.submit(self._attempt, lease)] = lease
+            future = pool.submit(self._attempt, lease)
+            with self._lock:
+                self._running[future] = lease
         return done + len(leases)
 
     def _harvest(self) -> int:
@@ -204,7 +203,9 @@ class Worker:
         finished = [future for future in self._running if future.done()]
         if not finished:
             return 0
-        leases = [self._running.pop(future) for future in finished]
+        with self._lock:
+            for future in finished:
+                del self._running[future]
         outcomes = [outcome for future in finished if (outcome := future.result())]
         try:
             self.queue.record(outcomes, self._now_ms())
@@ -213,9 +214,6 @@ class Worker:
             # attempted again: at least once, never lost.
             log.warning("could not record %d deliveries: %s", len(outcomes), type(exc).__name__)
             outcomes = []
-        finally:
-            with self._lock:
-                self._in_flight.difference_update(lease.delivery_id for lease in leases)
         self._count(outcomes)
         return len(finished)
 
@@ -273,7 +271,7 @@ class Worker:
         lease_ms = int(self.settings.lease_seconds * 1000)
         while not self._finished.wait(self.settings.lease_seconds / 3):
             with self._lock:
-                holding = list(self._in_flight)
+                holding = [lease.delivery_id for lease in self._running.values()]
             try:
                 self.queue.extend(holding, self._now_ms() + lease_ms)
             except redis.RedisError as exc:

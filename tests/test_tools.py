@@ -117,6 +117,17 @@ def test_send_shows_a_rejection_and_exits_6(live_receiver, config_file, options,
     assert json.loads(result.output.split("\n", 1)[1])["error"] == code
 
 
+@pytest.mark.parametrize(("content", "reason"), [("{", "Expecting"), ("[1]", "must be an object")])
+def test_send_refuses_a_sample_that_is_not_a_json_callback(config_file, tmp_path, content, reason):
+    sample = tmp_path / "sample.json"
+    sample.write_text(content)
+    result = run("send", "--config", config_file, "--sample", str(sample), "--dry-run")
+    assert result.exit_code == 1
+    assert "is not a JSON callback" in result.output
+    assert reason in result.output
+    assert "Traceback" not in result.output
+
+
 def test_send_names_an_unreachable_receiver(config_file):
     result = run("send", "--url", "http://127.0.0.1:1/hook", "--config", config_file)
     assert result.exit_code == 1

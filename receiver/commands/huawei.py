@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
-import redis
 
 from receiver.bootstrap import build_services, connect_redis
 from receiver.callbacks import CallbackRegistry
@@ -124,8 +123,9 @@ def record(
     no_wait: bool,
 ) -> None:
     """Start or stop a command recording of one stream (COMMAND_RECORD rules only)."""
-    client = _optional_redis(config)
-    key = _stop_key(load(config), domain, app, stream) if client is not None else None
+    settings = load(config) if config else None
+    client = connect_redis(settings.redis) if settings and settings.redis.url else None
+    key = _stop_key(settings, domain, app, stream) if settings and client else None
     if action == "start" and client is not None and key is not None:
         remaining_ms = max(0, int(client.pttl(key)))
         if remaining_ms:
@@ -146,13 +146,6 @@ def record(
     if action == "stop" and client is not None and key is not None:
         client.set(key, "1", px=STOP_TO_START_SECONDS * 1000 + 500)
     click.echo(f"recording {action} sent for {domain}/{app}/{stream}")
-
-
-def _optional_redis(config: str | None) -> redis.Redis | None:
-    settings = load(config) if config or os.environ.get("RECEIVER_CONFIG") else None
-    if settings is None or settings.redis.url is None:
-        return None
-    return connect_redis(settings.redis)
 
 
 def parse_moment(text: str, now: datetime) -> datetime:

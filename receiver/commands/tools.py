@@ -38,6 +38,16 @@ def keygen(length: int) -> None:
     click.echo("".join(secrets.choice(KEY_ALPHABET) for _ in range(length)))
 
 
+def _read_sample(path: Path) -> dict[str, Any]:
+    try:
+        sample = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Failure(f"{path} is not a JSON callback: {exc}", EXIT_USAGE) from None
+    if not isinstance(sample, dict):
+        raise Failure(f"{path} is not a JSON callback: it must be an object", EXIT_USAGE)
+    return sample
+
+
 def _parse_fields(pairs: tuple[str, ...]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for pair in pairs:
@@ -132,7 +142,7 @@ def send(
     dry_run: bool,
 ) -> None:
     """Build a callback as Huawei Cloud Live would, sign it, POST it and show the answer."""
-    base = json.loads(sample.read_text(encoding="utf-8")) if sample else None
+    base = _read_sample(sample) if sample else None
     payload = build_callback(
         event_type, domain, app, stream, base=base, fields=_parse_fields(pairs)
     )
